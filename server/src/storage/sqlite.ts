@@ -1,0 +1,591 @@
+// SQLite backend (better-sqlite3), the embedded default.
+//
+// Durability: a resolved write survives power loss. In WAL mode the connection runs with
+// synchronous=NORMAL (a commit writes its WAL frames without fsync) and each batch's commit is
+// followed by an fsync of the WAL file on libuv's thread pool; the batch's promises settle only
+// after it. On disk that is what synchronous=FULL gives (the WAL synced after each commit), but
+// the fsync (1-20 ms on shared disks) no longer stops the event loop: with FULL, a message
+// flood spent most of its time waiting in fsync inside COMMIT (6,500 delivered messages/s with
+// the archive on). The next batch may commit while the sync runs (group-commit.ts `durable`).
+// A batch holds at most MAX_BATCH writes: its statements do stop the event loop (~50 us per
+// archive row with its indexes and FTS), so 5,000 rows held every stream for a quarter second;
+// fewer rows per transaction cost more CPU per row, so the cap is a compromise.
+// Checkpoints (every ~1,000 WAL pages) still sync the database file inside the commit that
+// triggers them. Without WAL (a file system without shared memory) it stays FULL.
+//
+// Several processes share the file (the daemon and `roost user add`): WAL lets readers run
+// while one writer commits; a writer waits for the lock up to the busy timeout, then the write
+// rejects with code 'busy'. Write transactions are BEGIN IMMEDIATE so the lock is taken up
+// front and a transaction never fails half-way on a lock upgrade.
+//
+// better-sqlite3 is synchronous: each statement blocks the event loop while it runs. That is
+// the trade for its speed; queries are bounded by indexes and page limits.
+import { mkdirSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import { StorageError, fromSqliteError, newerSchema } from './errors.js';
+import { WriteQueue, type Pending } from './group-commit.js';
+import { DELETE_CHUNK, deleteInChunks, type WriteOp } from './ops.js';
+import { SQLITE_MIGRATIONS, type Migration } from './sqlite-schema.js';
+import type { ArchiveItem, ArchiveQuery, ArchiveResult, ArchiveStore, JsonValue, KeyValStore, Storage, StorageStats } from './types.js';
+import {
+  checkItem, checkName, checkQuery, lowerBound, parseStored, serializeJson, textMatches, upperBound,
+  type CheckedQuery, type Key,
+} from './validate.js';
+
+/** Writes per transaction (see the header): about 100 ms of archive INSERTs at most. */
+const MAX_BATCH = 2000;
+
+export interface SqliteOptions {
+  path: string;
+  /** How long a write waits for another process's lock before rejecting 'busy'. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Largest page a query returns, whatever its limit. Default 1000. */
+  maxPage?: number;
+  /** Migrations to apply; tests pass extra ones. Default: the released schema. */
+  migrations?: readonly Migration[];
+  /** Text queries with up to this many FTS matches (all owners) are driven from the FTS index. Default 20000. */
+  ftsDriveMax?: number;
+}
+
+interface ArchiveRow {
+  id: string;
+  at: number;
+  with_jid: string;
+  body: string | null;
+  xml: string;
+}
+
+type Db = Database.Database;
+type Stmt = Database.Statement;
+
+/** Trigram FTS matches only needles of three characters (code points) or more. */
+const FTS_MIN = 3;
+
+
+export class SqliteStorage implements Storage {
+  readonly kind = 'sqlite' as const;
+  private db: Db | undefined;
+  private queue: WriteQueue<WriteOp> | undefined;
+  private readonly cache = new Map<string, Stmt>();
+  private readonly counters: StorageStats = { writes: 0, commits: 0, maxBatch: MAX_BATCH };
+  private readonly busyTimeoutMs: number;
+  /** The WAL file fsynced after each commit (synchronous=NORMAL), or undefined (FULL). */
+  private walPath: string | undefined;
+  /** Committed batches waiting for the next WAL sync, in commit order. */
+  private unsynced: { ok(): void; fail(e: unknown): void }[] = [];
+  private syncRunning = false;
+  private readonly maxPage: number;
+  private readonly ftsDriveMax: number;
+  private readonly migrations: readonly Migration[];
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: SqliteOptions,
+    log: Logger = silentLogger,
+  ) {
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.maxPage = opts.maxPage ?? 1000;
+    this.ftsDriveMax = opts.ftsDriveMax ?? 20_000;
+    this.migrations = opts.migrations ?? SQLITE_MIGRATIONS;
+    this.log = log.child('sqlite');
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    const path = this.opts.path;
+    let db: Db;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path, { timeout: this.busyTimeoutMs });
+    } catch (e) {
+      throw fromSqliteError(e, `cannot open the SQLite database ${path}`);
+    }
+    try {
+      // WAL needs shared memory beside the file; on a file system without it SQLite stays in
+      // rollback-journal mode, still durable but with readers blocked during writes.
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal' && path !== ':memory:') this.log.warn('SQLite could not switch to WAL mode; writers will block readers', { path, mode });
+      const wal = mode === 'wal' && path !== ':memory:' && path !== '';
+      db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL');
+      this.walPath = wal ? `${path}-wal` : undefined;
+      // The WAL is truncated back to this size after checkpoints instead of staying at its peak.
+      db.pragma('journal_size_limit = 67108864');
+      db.function('roost_contains', { deterministic: true }, (body: unknown, needle: unknown) =>
+        typeof body === 'string' && typeof needle === 'string' && textMatches(body, needle) ? 1 : 0,
+      );
+      this.migrate(db);
+    } catch (e) {
+      db.close();
+      throw fromSqliteError(e, `cannot open the SQLite database ${path}`);
+    }
+    this.db = db;
+    this.cache.clear();
+    this.queue = new WriteQueue<WriteOp>((batch) => this.runBatch(batch), MAX_BATCH);
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    if (!db) return;
+    await this.queue?.close();
+    this.db = undefined;
+    this.cache.clear();
+    try {
+      db.pragma('optimize');
+    } catch {
+      // Only statistics; a busy or full database still closes.
+    }
+    db.close();
+  }
+
+  stats(): StorageStats {
+    return { ...this.counters };
+  }
+
+  // ------------------------------------------------------------------ migrations
+
+  private migrate(db: Db): void {
+    const known = this.migrations.at(-1)?.version ?? 0;
+    const current = (): number => {
+      db.exec('CREATE TABLE IF NOT EXISTS roost_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      const row = db.prepare('SELECT max(version) AS v FROM roost_schema').get() as { v: number | null };
+      return row.v ?? 0;
+    };
+    for (;;) {
+      // The version is read again under the write lock: of two processes starting at once, the
+      // second waits here and then finds the migration done.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const v = current();
+        if (v > known) throw newerSchema(v, known);
+        const next = this.migrations.find((m) => m.version > v);
+        if (!next) {
+          db.exec('COMMIT');
+          return;
+        }
+        try {
+          db.exec(next.sql);
+        } catch (e) {
+          const err = fromSqliteError(e, `schema migration ${next.version} (${next.name})`);
+          throw err.code === 'internal' ? new StorageError('schema', err.message, { cause: e }) : err;
+        }
+        db.prepare('INSERT INTO roost_schema (version, name, applied_at) VALUES (?, ?, ?)').run(next.version, next.name, Date.now());
+        db.exec('COMMIT');
+        this.log.info('applied schema migration', { version: next.version, name: next.name });
+      } catch (e) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw e;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private conn(): Db {
+    if (!this.db) throw new StorageError('closed', 'the storage is not open');
+    return this.db;
+  }
+
+  private stmt(sql: string): Stmt {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.conn().prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs a read; errors become StorageError, and nothing here can throw synchronously. */
+  private read<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(fromSqliteError(e, what));
+    }
+  }
+
+  private write<R>(op: WriteOp): Promise<R> {
+    if (!this.queue || !this.db) return Promise.reject(new StorageError('closed', 'the storage is not open'));
+    this.counters.writes++;
+    return this.queue.push<R>(op);
+  }
+
+  /**
+   * One transaction for the whole batch. Tried first without savepoints (two statements less
+   * per write: a third of the commit path's CPU in a message flood); if one write fails, the
+   * transaction is rolled back and the batch runs again with a savepoint per write, so a write
+   * that fails on its own (a duplicate id) is rolled back alone and rejected while the others
+   * still commit. If SQLite abandons the whole transaction (disk full, I/O error), every write
+   * of the batch rejects.
+   */
+  private runBatch(batch: Pending<WriteOp>[]): void | { durable: Promise<void> } {
+    const db = this.db;
+    if (!db) {
+      for (const e of batch) e.reject(new StorageError('closed', 'the storage is closed'));
+      return;
+    }
+    if (!this.begin(batch)) return;
+    let done: [Pending<WriteOp>, unknown][] | undefined = [];
+    try {
+      for (const p of batch) done.push([p, this.apply(p.op)]);
+    } catch (e) {
+      if (!db.inTransaction) {
+        this.failBatch(batch, fromSqliteError(e, 'write'));
+        return;
+      }
+      try {
+        db.exec('ROLLBACK');
+      } catch (e2) {
+        this.failBatch(batch, fromSqliteError(e2, 'write'));
+        return;
+      }
+      if (!this.begin(batch)) return;
+      done = this.applyEachInSavepoint(db, batch);
+      if (!done) return;
+    }
+    try {
+      this.stmt('COMMIT').run();
+    } catch (e) {
+      const err = fromSqliteError(e, 'commit');
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // The connection rolls back on its own when ROLLBACK itself fails.
+      }
+      this.failBatch(batch, err);
+      return;
+    }
+    this.counters.commits++;
+    const settle = () => {
+      for (const [p, r] of done) p.resolve(r);
+    };
+    const walPath = this.walPath;
+    if (!walPath) return settle();
+    // The next batch may commit while a sync runs. One sync covers every batch committed before
+    // it started, so the batches waiting when a sync ends share the next one: syncs never queue
+    // behind each other, whatever the disk's speed. (On this project's VMs a sync takes 1-10 ms
+    // and the statements, not the syncs, set the pace.)
+    const durable = new Promise<void>((resolve) => {
+      this.unsynced.push({
+        ok: () => (settle(), resolve()),
+        fail: (e: unknown) => {
+          // Committed, but not known to be on disk: the callers must not count on it.
+          const errno = (e as NodeJS.ErrnoException).code;
+          const full = errno === 'ENOSPC' || errno === 'EDQUOT';
+          this.failBatch(
+            batch,
+            new StorageError(full ? 'full' : 'unavailable', full ? 'commit: the disk holding the database is full' : `commit: the write-ahead log could not be synced to disk (${String(e)})`, { cause: e }),
+          );
+          resolve();
+        },
+      });
+    });
+    this.syncUnsynced(walPath);
+    return { durable };
+  }
+
+  /** Starts one sync for all committed batches waiting, unless one is running (it restarts after). */
+  private syncUnsynced(walPath: string): void {
+    if (this.syncRunning || this.unsynced.length === 0) return;
+    const group = this.unsynced;
+    this.unsynced = [];
+    this.syncRunning = true;
+    syncFile(walPath).then(
+      () => {
+        this.syncRunning = false;
+        for (const g of group) g.ok();
+        this.syncUnsynced(walPath);
+      },
+      (e: unknown) => {
+        this.syncRunning = false;
+        for (const g of group) g.fail(e);
+        this.syncUnsynced(walPath);
+      },
+    );
+  }
+
+  private begin(batch: Pending<WriteOp>[]): boolean {
+    try {
+      this.stmt('BEGIN IMMEDIATE').run();
+      return true;
+    } catch (e) {
+      this.failBatch(batch, fromSqliteError(e, 'write'));
+      return false;
+    }
+  }
+
+  /** The batch again, one savepoint per write; undefined when the whole batch had to fail. */
+  private applyEachInSavepoint(db: Db, batch: Pending<WriteOp>[]): [Pending<WriteOp>, unknown][] | undefined {
+    const done: [Pending<WriteOp>, unknown][] = [];
+    for (const p of batch) {
+      try {
+        this.stmt('SAVEPOINT roost_op').run();
+        const result = this.apply(p.op);
+        this.stmt('RELEASE roost_op').run();
+        done.push([p, result]);
+      } catch (e) {
+        const err = fromSqliteError(e, describe(p.op));
+        if (!db.inTransaction) {
+          this.failBatch(batch, err);
+          return undefined;
+        }
+        try {
+          this.stmt('ROLLBACK TO roost_op').run();
+          this.stmt('RELEASE roost_op').run();
+        } catch (e2) {
+          // Could not undo this one write: nothing of the batch may stay.
+          const err2 = fromSqliteError(e2, describe(p.op));
+          if (db.inTransaction) db.exec('ROLLBACK');
+          this.failBatch(batch, err2);
+          return undefined;
+        }
+        p.reject(err);
+      }
+    }
+    return done;
+  }
+
+  private failBatch(batch: Pending<WriteOp>[], err: StorageError): void {
+    this.log.warn('write batch failed', { code: err.code, error: err.message, writes: batch.length });
+    for (const p of batch) p.reject(err);
+  }
+
+  private apply(op: WriteOp): unknown {
+    switch (op.t) {
+      case 'kv-set':
+        this.stmt('INSERT INTO roost_keyval (store, owner, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (store, owner, key) DO UPDATE SET value = excluded.value')
+          .run(op.store, op.owner, op.key, op.value);
+        return undefined;
+      case 'kv-del':
+        this.stmt('DELETE FROM roost_keyval WHERE store = ? AND owner = ? AND key = ?').run(op.store, op.owner, op.key);
+        return undefined;
+      case 'kv-del-owner':
+        this.stmt('DELETE FROM roost_keyval WHERE store = ? AND owner = ?').run(op.store, op.owner);
+        return undefined;
+      case 'append': {
+        const i = op.item;
+        this.stmt('INSERT INTO roost_archive (store, owner, id, at, with_jid, body, xml) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(op.store, op.owner, i.id, i.when, i.with, i.body, i.xml);
+        return i.id;
+      }
+      case 'ar-delete-ids':
+        return this.stmt('DELETE FROM roost_archive WHERE store = ? AND owner = ? AND id IN (SELECT value FROM json_each(?))')
+          .run(op.store, op.owner, JSON.stringify(op.ids)).changes;
+      case 'ar-delete-owner':
+        return this.stmt('DELETE FROM roost_archive WHERE seq IN (SELECT seq FROM roost_archive WHERE store = ? AND owner = ? LIMIT ?)')
+          .run(op.store, op.owner, op.chunk).changes;
+      case 'ar-purge':
+        return this.stmt('DELETE FROM roost_archive WHERE seq IN (SELECT seq FROM roost_archive WHERE store = ? AND at < ? LIMIT ?)')
+          .run(op.store, op.before, op.chunk).changes;
+    }
+  }
+
+  // ------------------------------------------------------------------ keyval
+
+  keyval(store: string): KeyValStore {
+    checkName('store name', store);
+    return {
+      get: <T extends JsonValue = JsonValue>(owner: string, key: string): Promise<T | undefined> =>
+        this.read('keyval get', () => {
+          const row = this.stmt('SELECT value FROM roost_keyval WHERE store = ? AND owner = ? AND key = ?')
+            .get(store, checkName('owner', owner), checkName('key', key)) as { value: string } | undefined;
+          return row ? parseStored<T>(row.value, `${store}/${owner}/${key}`) : undefined;
+        }),
+      set: (owner: string, key: string, value: JsonValue | undefined): Promise<void> => {
+        try {
+          checkName('owner', owner);
+          checkName('key', key);
+          if (value === undefined) return this.write({ t: 'kv-del', store, owner, key });
+          return this.write({ t: 'kv-set', store, owner, key, value: serializeJson(value) });
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      getAll: <T extends JsonValue = JsonValue>(owner: string): Promise<Map<string, T>> =>
+        this.read('keyval getAll', () => {
+          const rows = this.stmt('SELECT key, value FROM roost_keyval WHERE store = ? AND owner = ? ORDER BY key')
+            .all(store, checkName('owner', owner)) as { key: string; value: string }[];
+          return new Map(rows.map((r) => [r.key, parseStored<T>(r.value, `${store}/${owner}/${r.key}`)]));
+        }),
+      owners: (): Promise<string[]> =>
+        this.read('keyval owners', () =>
+          (this.stmt('SELECT DISTINCT owner FROM roost_keyval WHERE store = ? ORDER BY owner').all(store) as { owner: string }[]).map((r) => r.owner),
+        ),
+      deleteOwner: (owner: string): Promise<void> => {
+        try {
+          return this.write({ t: 'kv-del-owner', store, owner: checkName('owner', owner) });
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ archive
+
+  archive(store: string): ArchiveStore {
+    checkName('store name', store);
+    return {
+      append: (owner, item) => {
+        try {
+          return this.write<string>({ t: 'append', store, owner: checkName('owner', owner), item: checkItem(item) });
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      query: (owner, q) => this.read('archive query', () => this.query(store, checkName('owner', owner), checkQuery(q, this.maxPage))),
+      count: (owner, q) =>
+        this.read('archive count', () => this.count(store, checkName('owner', owner), checkQuery(q as ArchiveQuery | undefined, this.maxPage))),
+      delete: (owner, ids) => {
+        try {
+          checkName('owner', owner);
+          if (ids === undefined)
+            return deleteInChunks(() => this.write<number>({ t: 'ar-delete-owner', store, owner, chunk: DELETE_CHUNK }), DELETE_CHUNK);
+          if (!Array.isArray(ids)) throw new StorageError('invalid', 'ids must be an array');
+          if (ids.length === 0) return Promise.resolve(0);
+          return this.write<number>({ t: 'ar-delete-ids', store, owner, ids: ids.map((id) => checkName('id', id)) });
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      purgeBefore: (before) => {
+        if (typeof before !== 'number' || !Number.isFinite(before))
+          return Promise.reject(new StorageError('invalid', 'purgeBefore needs a time in milliseconds'));
+        const t = Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.ceil(before)));
+        return deleteInChunks(() => this.write<number>({ t: 'ar-purge', store, before: t, chunk: DELETE_CHUNK }), DELETE_CHUNK);
+      },
+    };
+  }
+
+  private keyOf(store: string, owner: string, id: string): Key {
+    const row = this.stmt('SELECT at, seq FROM roost_archive WHERE store = ? AND owner = ? AND id = ?').get(store, owner, id) as
+      | { at: number; seq: number }
+      | undefined;
+    if (!row) throw new StorageError('not-found', `no archive item with id ${JSON.stringify(id)}`);
+    return [row.at, row.seq];
+  }
+
+  /**
+   * How to serve a `text` filter. FTS5 gives the matching rowids of every owner, in rowid order,
+   * not in (at, seq) order, so there are two plans:
+   *  - 'fts': few matches (a rare word): look each one up by rowid, filter, sort. Cost grows with
+   *    the number of matches, never with the size of the archive.
+   *  - 'scan': many matches (a common word, or a needle too short for trigrams): walk the
+   *    owner's time index in page order and test each body, stopping when the page is full;
+   *    common matches fill a page quickly. Testing in place avoids building the huge rowid
+   *    list that a common word would give.
+   * A probe counts the FTS matches up to `ftsDriveMax` to choose.
+   */
+  private textPlan(text: string): 'fts' | 'scan' {
+    if ([...text].length < FTS_MIN) return 'scan';
+    const n = (this.stmt('SELECT count(*) AS n FROM (SELECT 1 FROM roost_archive_fts WHERE roost_archive_fts MATCH ? LIMIT ?)').get(ftsPhrase(text), this.ftsDriveMax + 1) as { n: number }).n;
+    return n <= this.ftsDriveMax ? 'fts' : 'scan';
+  }
+
+  /** FROM + WHERE over alias `a` for the filters of `q` plus the keyset bounds. */
+  private filters(store: string, owner: string, q: CheckedQuery, lo: Key | undefined, hi: Key | undefined, plan: 'fts' | 'scan'): { sql: string; params: unknown[] } {
+    const where = ['a.store = ?', 'a.owner = ?'];
+    const params: unknown[] = [store, owner];
+    if (q.with !== undefined) {
+      where.push('a.with_jid = ?');
+      params.push(q.with);
+    }
+    const l = lowerBound(q.start, lo);
+    if (l) {
+      where.push('(a.at, a.seq) > (?, ?)');
+      params.push(l[0], l[1]);
+    }
+    const h = upperBound(q.end, hi);
+    if (h) {
+      where.push('(a.at, a.seq) < (?, ?)');
+      params.push(h[0], h[1]);
+    }
+    if (q.ids !== undefined) {
+      where.push('a.id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(q.ids));
+    }
+    let from = 'roost_archive a';
+    if (q.text !== undefined) {
+      if (plan === 'fts' && [...q.text].length >= FTS_MIN) {
+        // NOT INDEXED keeps SQLite from walking an owner index instead; rowid lookups remain.
+        from = 'roost_archive a NOT INDEXED';
+        where.push('a.seq IN (SELECT rowid FROM roost_archive_fts WHERE roost_archive_fts MATCH ?)');
+        params.push(ftsPhrase(q.text));
+      } else {
+        where.push('roost_contains(a.body, ?)');
+        params.push(q.text);
+      }
+    }
+    return { sql: `FROM ${from} WHERE ${where.join(' AND ')}`, params };
+  }
+
+  private count(store: string, owner: string, q: CheckedQuery): number {
+    // Counting visits every match either way; FTS-driven visits only the matches.
+    const { sql, params } = this.filters(store, owner, q, undefined, undefined, 'fts');
+    return (this.stmt(`SELECT count(*) AS n ${sql}`).get(...params) as { n: number }).n;
+  }
+
+  private query(store: string, owner: string, q: CheckedQuery): ArchiveResult {
+    const after = q.after === undefined ? undefined : this.keyOf(store, owner, q.after);
+    const before = q.before === undefined ? undefined : this.keyOf(store, owner, q.before);
+    const plan = q.text === undefined ? 'scan' : this.textPlan(q.text);
+    const { sql, params } = this.filters(store, owner, q, after, before, plan);
+    const dir = q.reverse ? 'DESC' : 'ASC';
+    const rows = this.stmt(`SELECT a.id, a.at, a.with_jid, a.body, a.xml ${sql} ORDER BY a.at ${dir}, a.seq ${dir} LIMIT ?`)
+      .all(...params, q.limit + 1) as ArchiveRow[];
+    const complete = rows.length <= q.limit;
+    if (!complete) rows.pop();
+    if (q.reverse) rows.reverse();
+    const result: ArchiveResult = { items: rows.map(toItem), complete };
+    if (q.count) result.count = this.count(store, owner, q);
+    return result;
+  }
+}
+
+/** A quoted FTS5 string is one phrase: consecutive trigrams, i.e. a substring. */
+function ftsPhrase(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
+function toItem(r: ArchiveRow): ArchiveItem {
+  const item: ArchiveItem = { id: r.id, when: r.at, with: r.with_jid, xml: r.xml };
+  if (r.body !== null) item.body = r.body;
+  return item;
+}
+
+function describe(op: WriteOp): string {
+  switch (op.t) {
+    case 'kv-set':
+    case 'kv-del':
+      return `keyval ${op.store} write`;
+    case 'kv-del-owner':
+      return `keyval ${op.store} deleteOwner`;
+    case 'append':
+      return `archive ${op.store} append`;
+    default:
+      return `archive ${op.store} delete`;
+  }
+}
+
+/**
+ * fsync of one file on the thread pool. fsync works on the file, whichever descriptor asks, so
+ * this covers what SQLite's own descriptor wrote. No WAL file means it was checkpointed into
+ * the database and removed, which SQLite synced itself.
+ */
+async function syncFile(path: string): Promise<void> {
+  let fh;
+  try {
+    fh = await openFile(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,239 @@
+// The storage contract against a real SQLite file (better-sqlite3), plus what only a file
+// database has: several processes on one file, a lock held too long, a full disk (a real
+// 4 MiB tmpfs), a damaged file.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStorage } from '../src/storage/index.js';
+import { SqliteStorage } from '../src/storage/sqlite.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../src/storage/sqlite-schema.js';
+import { rejection, storageContract, type Backend, type TestDatabase } from './storage-contract.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+let dir = '';
+let files = 0;
+
+function database(path: string): TestDatabase {
+  return {
+    make: (opts) => new SqliteStorage({ path, ...opts }),
+    exec: async (sql) => {
+      const db = new Database(path, { timeout: 5000 });
+      try {
+        const st = db.prepare(sql);
+        return st.reader ? (st.all() as Record<string, unknown>[]) : (st.run(), []);
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
+const nextPath = (): string => join(dir, `db${++files}`, 'roost.sqlite');
+
+let backend: Backend | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'roost-sqlite-'));
+  backend = {
+    migrations: SQLITE_MIGRATIONS,
+    shared: database(nextPath()),
+    fresh: async () => database(nextPath()),
+  };
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('SQLite storage: contract', () => {
+  storageContract(() => backend!);
+});
+
+describe('SQLite storage: files and processes', () => {
+  it('runs in WAL mode with synchronous=FULL, schema at the released version', async () => {
+    const path = nextPath();
+    const s = createStorage({ type: 'sqlite', path });
+    await s.open();
+    await s.close();
+    const db = new Database(path);
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect((db.prepare('SELECT max(version) AS v FROM roost_schema').get() as { v: number }).v).toBe(SQLITE_SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('two processes start on a new file at once and write it together with this one', async () => {
+    const path = nextPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const viteNode = join(dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
+    const child = join(here, 'helpers', 'storage-child.ts');
+    const startAt = Date.now() + 6000;
+    const run = (tag: string) => promisify(execFile)(process.execPath, [viteNode, child, path, tag, '40', '25', String(startAt)], { timeout: 150_000 });
+    const children = [run('p1'), run('p2')];
+    // This process opens the same new file at the same moment: three race to migrate it.
+    const s = createStorage({ type: 'sqlite', path, busyTimeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, startAt - Date.now()));
+    await s.open();
+    const ar = s.archive('shared');
+    for (let r = 0; r < 40; r++) {
+      await Promise.all(Array.from({ length: 25 }, (_, i) => ar.append('p0@x', { when: r * 25 + i, with: 'peer@x', body: `p0 ${r * 25 + i}`, xml: '<m/>' })));
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    const outputs = await Promise.all(children);
+    for (const o of outputs) expect(JSON.parse(o.stdout.trim()).appended).toBe(1000);
+    for (const tag of ['p0', 'p1', 'p2']) {
+      expect(await ar.count(`${tag}@x`)).toBe(1000);
+      const page = await ar.query(`${tag}@x`, { limit: 1000 });
+      expect(page.items.map((i) => i.when)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    }
+    expect(await s.keyval('accounts').get('p1@x', 'progress')).toBe(39);
+    await s.close();
+    const db = new Database(path);
+    try {
+      // Each migration recorded once although three processes raced to apply it.
+      expect(db.prepare('SELECT version FROM roost_schema ORDER BY version').all()).toEqual(SQLITE_MIGRATIONS.map((m) => ({ version: m.version })));
+    } finally {
+      db.close();
+    }
+  }, 180_000);
+
+  it('a lock held past the busy timeout rejects writes with busy; reads go on; writes resume', async () => {
+    const path = nextPath();
+    const s = createStorage({ type: 'sqlite', path, busyTimeoutMs: 200 });
+    await s.open();
+    try {
+      const kv = s.keyval('k');
+      await kv.set('o', 'k', 'before');
+      const other = new Database(path);
+      other.exec('BEGIN IMMEDIATE');
+      other.prepare("INSERT INTO roost_keyval VALUES ('k', 'o', 'theirs', '1')").run();
+      const t0 = Date.now();
+      const err = await rejection(kv.set('o', 'k', 'during'));
+      expect(err.code).toBe('busy');
+      expect(err.message).toMatch(/locked/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+      // WAL: readers are not blocked by the writer.
+      expect(await kv.get('o', 'k')).toBe('before');
+      other.exec('COMMIT');
+      other.close();
+      await kv.set('o', 'k', 'after');
+      expect(await kv.get('o', 'k')).toBe('after');
+      expect(await kv.get('o', 'theirs')).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('text queries give the same answers whether driven from the FTS index or by scanning', async () => {
+    const path = nextPath();
+    const viaFts = new SqliteStorage({ path });
+    const viaScan = new SqliteStorage({ path, ftsDriveMax: 0 });
+    await viaFts.open();
+    await viaScan.open();
+    try {
+      const words = ['Alpha', 'beta', 'GAMMA', 'delta', 'Ärger', 'straße', 'x"y', '50%', 'a_b'];
+      await Promise.all(
+        Array.from({ length: 600 }, (_, n) =>
+          viaFts.archive('t').append(n % 5 === 0 ? 'other@x' : 'me@x', {
+            when: 1000 + (n % 7 === 6 ? n - 50 : n),
+            with: `c${n % 4}@x`,
+            body: `${words[n % words.length]} ${words[(n * 7) % words.length]} #${n}`,
+            xml: `<m n="${n}"/>`,
+          }),
+        ),
+      );
+      const all = (await viaFts.archive('t').query('me@x', { limit: 1000 })).items;
+      let compared = 0;
+      for (const text of ['alpha', 'ÄRGER', 'gamma delta', 'x"y', '50%', 'a_b', '#12', 'nomatch', 'STRASSE', 'ße'])
+        for (const extra of [{}, { with: 'c1@x' }, { reverse: true, limit: 7 }, { after: all[100]!.id, limit: 9 }, { start: 1200, end: 1400, count: true }]) {
+          const q = { text, ...extra };
+          const a = await viaFts.archive('t').query('me@x', q);
+          const b = await viaScan.archive('t').query('me@x', q);
+          expect(b, JSON.stringify(q)).toEqual(a);
+          compared += a.items.length;
+        }
+      expect(compared).toBeGreaterThan(300);
+    } finally {
+      await viaFts.close();
+      await viaScan.close();
+    }
+  });
+
+  it('a damaged file: open rejects with corrupt', async () => {
+    const path = nextPath();
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, Buffer.alloc(8192, 'this is not a database '));
+    const err = await rejection(createStorage({ type: 'sqlite', path }).open());
+    expect(err.code).toBe('corrupt');
+    expect(err.message).toContain(path);
+  });
+
+  describe('a full disk (a real 4 MiB tmpfs)', () => {
+    let mnt = '';
+    beforeAll(async () => {
+      mnt = await mkdtemp(join(tmpdir(), 'roost-full-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt], { stdio: 'pipe' });
+      } catch (e) {
+        throw new Error(`this test mounts a small tmpfs to fill it and needs root (or CAP_SYS_ADMIN): ${(e as Error).message}`);
+      }
+    });
+    afterAll(() => {
+      if (!mnt) return;
+      try {
+        execFileSync('umount', [mnt], { stdio: 'pipe' });
+      } finally {
+        rmSync(mnt, { recursive: true, force: true });
+      }
+    });
+
+    it('writes reject with full, nothing half-written, reads go on, writes resume once there is space', async () => {
+      const path = join(mnt, 'roost.sqlite');
+      // Room to give back later.
+      writeFileSync(join(mnt, 'ballast'), Buffer.alloc(1024 * 1024));
+      const s = createStorage({ type: 'sqlite', path });
+      await s.open();
+      const ar = s.archive('a');
+      const kv = s.keyval('k');
+      await kv.set('o', 'k', 'safe');
+      const xml = `<message><body>${'x'.repeat(8000)}</body></message>`;
+      let accepted = 0;
+      let failure: unknown;
+      for (let round = 0; round < 200 && !failure; round++) {
+        const r = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => ar.append('o', { when: round * 10 + i, with: 'w', body: `n${round}`, xml })));
+        for (const x of r) {
+          if (x.status === 'fulfilled') accepted++;
+          else failure = x.reason;
+        }
+        // A batch is all or nothing.
+        expect(r.every((x) => x.status === r[0]!.status)).toBe(true);
+      }
+      expect(failure, 'the 4 MiB file system never filled up').toBeDefined();
+      const err = failure as Error & { code?: string };
+      expect(err.code).toBe('full');
+      expect(err.message).toMatch(/disk .* is full/);
+      expect((await rejection(kv.set('o', 'big', 'y'.repeat(2_000_000)))).code).toBe('full');
+      // Everything that was accepted is there, nothing that was refused.
+      expect(await ar.count('o')).toBe(accepted);
+      expect(await kv.get('o', 'k')).toBe('safe');
+      expect(await kv.get('o', 'big')).toBeUndefined();
+      rmSync(join(mnt, 'ballast'));
+      await ar.append('o', { when: 1e9, with: 'w', xml: '<after/>' });
+      expect(await ar.count('o')).toBe(accepted + 1);
+      await s.close();
+      const again = createStorage({ type: 'sqlite', path });
+      await again.open();
+      expect(await again.archive('a').count('o')).toBe(accepted + 1);
+      await again.close();
+    });
+  });
+});
