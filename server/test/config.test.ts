@@ -59,7 +59,7 @@ describe('defaults', () => {
     const c = await loadConfig({ cwd: tmp, env: {} });
     expect(c.hosts).toEqual(['localhost']);
     expect(c.dataDir).toBe(join(tmp, 'data'));
-    expect(c.storage).toEqual({ type: 'sqlite', path: join(tmp, 'data', 'roost.sqlite') });
+    expect(c.storage).toEqual({ type: 'sqlite', path: join(tmp, 'data', 'roost.sqlite'), searchIndexLag: 100_000 });
     expect(c.tls.certificate).toBe('auto');
     expect(c.tls.key).toBeUndefined();
     expect(tlsFiles(c)).toEqual({ certificate: join(tmp, 'data', 'tls', 'cert.pem'), key: join(tmp, 'data', 'tls', 'key.pem'), generated: true });
@@ -101,7 +101,7 @@ describe('ROOST_DATA', () => {
   it('sets dataDir without a file (relative to cwd), and the SQLite file follows', async () => {
     const c = await loadConfig({ cwd: tmp, env: { ROOST_DATA: 'state' } });
     expect(c.dataDir).toBe(join(tmp, 'state'));
-    expect(c.storage).toEqual({ type: 'sqlite', path: join(tmp, 'state', 'roost.sqlite') });
+    expect(c.storage).toEqual({ type: 'sqlite', path: join(tmp, 'state', 'roost.sqlite'), searchIndexLag: 100_000 });
     expect((await loadConfig({ cwd: tmp, env: { ROOST_DATA: '/srv/roost' } })).dataDir).toBe('/srv/roost');
     expect((await loadConfig({ cwd: tmp, env: { ROOST_DATA: '' } })).dataDir).toBe(join(tmp, 'data'));
   });
@@ -116,7 +116,7 @@ describe('ROOST_DATA', () => {
     const b = await loadConfig({ path: join(dir, 'b.yaml'), cwd: tmp, env: { ROOST_DATA: '/srv/from-env' } });
     // Relative to the file's folder; storage.path inside dataDir.
     expect(b.dataDir).toBe(join(dir, 'lib'));
-    expect(b.storage).toEqual({ type: 'sqlite', path: join(dir, 'lib', 'db', 'chat.sqlite') });
+    expect(b.storage).toEqual({ type: 'sqlite', path: join(dir, 'lib', 'db', 'chat.sqlite'), searchIndexLag: 100_000 });
     expect(b.source).toBe(join(dir, 'b.yaml'));
   });
 });
@@ -306,7 +306,7 @@ describe('problems, each at its line and column', () => {
     const T = ['storage:', '  type: postgress', '  url: postgres://x/y'];
     expect(only(problemsOf(T), 'storage.type')).toMatchObject({ ...at(T, 2, 'postgress'), hint: 'did you mean "postgres"?' });
     const V = ['storage:', '  type: sqlite', '  url: postgres://x/y'];
-    expect(only(problemsOf(V), 'storage.url')).toMatchObject({ ...at(V, 3, 'url'), message: 'unknown key', hint: 'with type: sqlite the keys are type, path' });
+    expect(only(problemsOf(V), 'storage.url')).toMatchObject({ ...at(V, 3, 'url'), message: 'unknown key', hint: 'with type: sqlite the keys are type, path, searchIndexLag' });
     const c = parse('storage: { type: postgres, url: "postgresql:///roost?host=/run/postgresql" }\n');
     expect(c.storage).toEqual({ type: 'postgres', url: 'postgresql:///roost?host=/run/postgresql' });
   });
@@ -668,7 +668,7 @@ describe('liveReloadable', () => {
     next.dataDir = '/var/lib/roost';
     next.log = { ...next.log, format: 'json' };
     const r = liveReloadable(base(), next);
-    expect(r.needsRestart.sort()).toEqual(['dataDir', 'hosts', 'listeners.c2s.port', 'storage.path', 'storage.type', 'storage.url']);
+    expect(r.needsRestart.sort()).toEqual(['dataDir', 'hosts', 'listeners.c2s.port', 'storage.path', 'storage.searchIndexLag', 'storage.type', 'storage.url']);
     expect(r.changed).toContain('log.format');
     expect(r.needsRestart).not.toContain('log.format');
   });

@@ -52,6 +52,45 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+// The full-text index as the file holds it (schema v2: rows past indexed_to wait for the writer).
+const state = (path: string): { indexedTo: number; maxSeq: number } => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT (SELECT indexed_to FROM roost_fts_state) AS indexedTo, (SELECT coalesce(max(seq), 0) FROM roost_archive) AS maxSeq').get() as {
+      indexedTo: number;
+      maxSeq: number;
+    };
+  } finally {
+    db.close();
+  }
+};
+const waitIndexed = async (path: string): Promise<void> => {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const s = state(path);
+    if (s.indexedTo >= s.maxSeq) return;
+    if (Date.now() > until) throw new Error(`the full-text index did not catch up: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+/** FTS5's own check that the index holds exactly the content table's bodies it should. */
+const integrity = (path: string): void => {
+  const db = new Database(path);
+  try {
+    db.prepare("INSERT INTO roost_archive_fts (roost_archive_fts, rank) VALUES ('integrity-check', 0)").run();
+  } finally {
+    db.close();
+  }
+};
+const ftsRows = (path: string, word: string): number[] => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT rowid FROM roost_archive_fts WHERE roost_archive_fts MATCH ? ORDER BY rowid').all(`"${word}"`) as { rowid: number }[]).map((r) => r.rowid);
+  } finally {
+    db.close();
+  }
+};
+
 describe('SQLite storage: contract', () => {
   storageContract(() => backend!);
 });
@@ -162,10 +201,119 @@ describe('SQLite storage: files and processes', () => {
           compared += a.items.length;
         }
       expect(compared).toBeGreaterThan(300);
+      // The same once the writer has indexed every row (above, most were still waiting).
+      await waitIndexed(path);
+      for (const text of ['alpha', 'ÄRGER', 'x"y', 'STRASSE', 'nomatch'])
+        for (const extra of [{}, { with: 'c1@x' }, { start: 1200, end: 1400, count: true }]) {
+          const q = { text, ...extra };
+          expect(await viaScan.archive('t').query('me@x', q), JSON.stringify(q)).toEqual(await viaFts.archive('t').query('me@x', q));
+        }
+      integrity(path);
     } finally {
       await viaFts.close();
       await viaScan.close();
     }
+  });
+
+  describe('the full-text index follows the writes (schema v2)', () => {
+    it('a search finds messages not indexed yet; the index catches up when the writer is idle', async () => {
+      const path = nextPath();
+      const s = new SqliteStorage({ path, searchIndexLag: 1_000_000 });
+      await s.open();
+      try {
+        const ar = s.archive('t');
+        await Promise.all(Array.from({ length: 300 }, (_, n) => ar.append('me@x', { when: n, with: 'c@x', body: n % 3 === 0 ? `needle ${n}` : `hay ${n}`, xml: '<m/>' })));
+        const before = state(path);
+        const found = await ar.query('me@x', { text: 'needle', limit: 500, count: true });
+        expect(found.items).toHaveLength(100);
+        expect(found.count).toBe(100);
+        expect(found.items.every((i) => i.body?.startsWith('needle'))).toBe(true);
+        await waitIndexed(path);
+        expect(ftsRows(path, 'needle')).toHaveLength(100);
+        expect(await ar.query('me@x', { text: 'needle', limit: 500 })).toEqual({ items: found.items, complete: true });
+        integrity(path);
+        // Appends resolved before the idle writer indexed them (the search above used the tail).
+        expect(before.indexedTo).toBeLessThan(before.maxSeq);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('past searchIndexLag every batch indexes, so at most that many rows wait', async () => {
+      const path = nextPath();
+      const s = new SqliteStorage({ path, searchIndexLag: 50 });
+      await s.open();
+      try {
+        const ar = s.archive('t');
+        for (let round = 0; round < 5; round++) {
+          await Promise.all(Array.from({ length: 400 }, (_, n) => ar.append('me@x', { when: round * 400 + n, with: 'c@x', body: `word ${round} ${n}`, xml: '<m/>' })));
+          // The batch indexes right after its commit: give the thread a moment, not the idle time.
+          await new Promise((r) => setTimeout(r, 30));
+          const st = state(path);
+          expect(st.maxSeq - st.indexedTo).toBeLessThanOrEqual(50);
+        }
+        integrity(path);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('deletes of indexed and unindexed rows and reused seqs keep the index exact', async () => {
+      const path = nextPath();
+      const s = new SqliteStorage({ path, searchIndexLag: 1_000_000 });
+      await s.open();
+      try {
+        const ar = s.archive('t');
+        const ids = await Promise.all(Array.from({ length: 20 }, (_, n) => ar.append('me@x', { when: n, with: 'c@x', body: `first ${n}`, xml: '<m/>' })));
+        await waitIndexed(path);
+        const top = state(path).maxSeq;
+        // The newest rows go: SQLite hands their seqs out again to the next appends.
+        expect(await ar.delete('me@x', ids.slice(15))).toBe(5);
+        const again = await Promise.all(Array.from({ length: 3 }, (_, n) => ar.append('me@x', { when: 100 + n, with: 'c@x', body: `second ${n}`, xml: '<m/>' })));
+        expect(state(path).maxSeq).toBeLessThanOrEqual(top);
+        expect((await ar.query('me@x', { text: 'second', limit: 10 })).items.map((i) => i.id)).toEqual(again);
+        // Unindexed rows deleted before the index reaches them.
+        expect(await ar.delete('me@x', [again[0]!])).toBe(1);
+        await waitIndexed(path);
+        expect(ftsRows(path, 'second')).toHaveLength(2);
+        expect(ftsRows(path, 'first')).toHaveLength(15);
+        expect((await ar.query('me@x', { text: 'second', limit: 10 })).items.map((i) => i.id)).toEqual(again.slice(1));
+        integrity(path);
+        // A whole owner and a purge: indexed rows leave the index with them.
+        await ar.append('other@x', { when: 5, with: 'c@x', body: 'first other', xml: '<m/>' });
+        await waitIndexed(path);
+        await ar.delete('me@x');
+        expect(await ar.purgeBefore(10)).toBe(1);
+        expect(ftsRows(path, 'first')).toEqual([]);
+        integrity(path);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('a version 1 database keeps its index and is searched the same after the upgrade', async () => {
+      const path = nextPath();
+      // A file as the release with schema 1 left it: its insert trigger indexed every row.
+      mkdirSync(dirname(path), { recursive: true });
+      const raw = new Database(path);
+      raw.exec(SQLITE_MIGRATIONS[0]!.sql);
+      raw.exec('CREATE TABLE roost_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      raw.prepare('INSERT INTO roost_schema VALUES (1, ?, 0)').run(SQLITE_MIGRATIONS[0]!.name);
+      const ins = raw.prepare("INSERT INTO roost_archive (store, owner, id, at, with_jid, body, xml) VALUES ('t', 'me@x', ?, ?, 'c@x', ?, '<m/>')");
+      for (let n = 0; n < 50; n++) ins.run(`id${n}`, n, `old ${n % 2 ? 'odd' : 'even'}`);
+      raw.close();
+      const s = new SqliteStorage({ path });
+      await s.open();
+      try {
+        expect(state(path)).toEqual({ indexedTo: 50, maxSeq: 50 });
+        const odd = await s.archive('t').query('me@x', { text: 'odd', limit: 100 });
+        expect(odd.items.map((i) => i.id)).toEqual(Array.from({ length: 25 }, (_, k) => `id${2 * k + 1}`));
+        expect(ftsRows(path, 'odd')).toHaveLength(25);
+        integrity(path);
+      } finally {
+        await s.close();
+      }
+    });
   });
 
   it('a damaged file: open rejects with corrupt', async () => {

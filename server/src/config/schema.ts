@@ -114,6 +114,14 @@ const sqlite = z
   .object({
     type: z.literal('sqlite').describe('sqlite: one database file, nothing else to install.'),
     path: z.string().min(1).default('roost.sqlite').describe('The database file; a relative name is inside dataDir.'),
+    searchIndexLag: z
+      .number()
+      .int()
+      .min(0)
+      .default(100_000)
+      .describe(
+        'Messages stored while the server is busy join the search index when it is idle; this many may wait (0: index every message as it is stored). Searches always find every message; waiting ones cost a search about 1 ms per 5,000.',
+      ),
   })
   .strict();
 

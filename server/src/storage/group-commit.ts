@@ -19,13 +19,8 @@ export interface Pending<Op> {
 /**
  * `run` commits one batch and settles each entry; anything it leaves unsettled (it threw, or
  * forgot) is rejected with the error it threw, or an internal error.
- *
- * A runner may instead return `{ durable }`: the batch is committed but its entries settle when
- * `durable` does (SQLite: after the WAL fsync on the thread pool). The next batch may then
- * commit while that sync is still running; entries settle in batch order as long as the runner
- * settles its batches in commit order (SQLite: one sync for all batches committed before it).
  */
-export type BatchRunner<Op> = (batch: Pending<Op>[]) => void | { durable: Promise<void> } | Promise<void | { durable: Promise<void> }>;
+export type BatchRunner<Op> = (batch: Pending<Op>[]) => void | Promise<void>;
 
 export class WriteQueue<Op> {
   private pending: Pending<Op>[] = [];
@@ -33,8 +28,6 @@ export class WriteQueue<Op> {
   private running = false;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
-  /** Batches committed whose `durable` has not settled yet. */
-  private syncing = 0;
 
   /**
    * `maxBatch` bounds one transaction (its size on the wire, and for SQLite how long one commit
@@ -73,9 +66,9 @@ export class WriteQueue<Op> {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /** Nothing queued, committing or waiting for its sync. */
+  /** Nothing queued or committing. */
   private isIdle(): boolean {
-    return !this.running && this.pending.length === 0 && this.syncing === 0;
+    return !this.running && this.pending.length === 0;
   }
 
   /** Refuses new writes, then waits for the queued ones. */
@@ -107,21 +100,15 @@ export class WriteQueue<Op> {
       for (const e of batch) e.reject(error);
     };
     try {
-      const r = await this.run(batch);
-      if (r && typeof r === 'object' && 'durable' in r) {
-        this.syncing++;
-        void r.durable.then(unsettled, failed).finally(() => {
-          this.syncing--;
-          if (this.isIdle()) this.idle();
-        });
-      } else unsettled();
+      await this.run(batch);
+      unsettled();
     } catch (err) {
       failed(err);
     } finally {
       this.running = false;
     }
     if (this.pending.length > 0) this.schedule();
-    else if (this.syncing === 0) this.idle();
+    else this.idle();
   }
 
   private idle(): void {

@@ -1,27 +1,20 @@
 // SQLite backend (better-sqlite3), the embedded default.
 //
-// Durability: a resolved write survives power loss. In WAL mode the connection runs with
-// synchronous=NORMAL (a commit writes its WAL frames without fsync) and each batch's commit is
-// followed by an fsync of the WAL file on libuv's thread pool; the batch's promises settle only
-// after it. On disk that is what synchronous=FULL gives (the WAL synced after each commit), but
-// the fsync (1-20 ms on shared disks) no longer stops the event loop: with FULL, a message
-// flood spent most of its time waiting in fsync inside COMMIT (6,500 delivered messages/s with
-// the archive on). The next batch may commit while the sync runs (group-commit.ts `durable`).
-// A batch holds at most MAX_BATCH writes: its statements do stop the event loop (~50 us per
-// archive row with its indexes and FTS), so 5,000 rows held every stream for a quarter second;
-// fewer rows per transaction cost more CPU per row, so the cap is a compromise.
-// Checkpoints (every ~1,000 WAL pages) still sync the database file inside the commit that
-// triggers them. Without WAL (a file system without shared memory) it stays FULL.
+// Writes: queued for group commit (group-commit.ts) and committed by the writer thread
+// (sqlite-writer.mjs), which has its own connection: INSERTs with their indexes and FTS, COMMIT
+// with its WAL fsync (synchronous=FULL: a resolved write survives power loss) and checkpoints
+// all run beside the event loop instead of stopping it. Reads run here, on this thread's
+// connection: better-sqlite3 is synchronous, so each query blocks the event loop while it runs,
+// which is the trade for its speed; queries are bounded by indexes and page limits. In WAL mode
+// readers never wait for the writer, and a batch is committed before its promises settle, so a
+// read issued after a write resolved sees it.
 //
 // Several processes share the file (the daemon and `roost user add`): WAL lets readers run
 // while one writer commits; a writer waits for the lock up to the busy timeout, then the write
 // rejects with code 'busy'. Write transactions are BEGIN IMMEDIATE so the lock is taken up
-// front and a transaction never fails half-way on a lock upgrade.
-//
-// better-sqlite3 is synchronous: each statement blocks the event loop while it runs. That is
-// the trade for its speed; queries are bounded by indexes and page limits.
+// front and a transaction never fails half-way on a lock upgrade. Without WAL (a file system
+// without shared memory) readers wait while a batch commits.
 import { mkdirSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../util/log.js';
@@ -30,14 +23,19 @@ import { StorageError, fromSqliteError, newerSchema } from './errors.js';
 import { WriteQueue, type Pending } from './group-commit.js';
 import { DELETE_CHUNK, deleteInChunks, type WriteOp } from './ops.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-schema.js';
+import { WriterThread, inlineWriter, revive, type BatchWriter } from './sqlite-writer-thread.js';
 import type { ArchiveItem, ArchiveQuery, ArchiveResult, ArchiveStore, JsonValue, KeyValStore, Storage, StorageStats } from './types.js';
 import {
   checkItem, checkName, checkQuery, lowerBound, parseStored, serializeJson, textMatches, upperBound,
   type CheckedQuery, type Key,
 } from './validate.js';
 
-/** Writes per transaction (see the header): about 100 ms of archive INSERTs at most. */
-const MAX_BATCH = 2000;
+/**
+ * Writes per transaction. The cost per archive row falls with the rows per transaction (100:
+ * 109 us, 2,000: 63, 5,000: 58, measured with the archive schema), and the writer thread's
+ * batches no longer stall streams; the cap bounds what one message to the thread carries.
+ */
+const MAX_BATCH = 5000;
 
 export interface SqliteOptions {
   path: string;
@@ -49,6 +47,12 @@ export interface SqliteOptions {
   migrations?: readonly Migration[];
   /** Text queries with up to this many FTS matches (all owners) are driven from the FTS index. Default 20000. */
   ftsDriveMax?: number;
+  /**
+   * Archive rows the full-text index may lag behind by. Rows are indexed when the writer is
+   * idle; past this many, every batch of appends also indexes. Text queries scan the unindexed
+   * rows, so this bounds their extra cost. Default 100000.
+   */
+  searchIndexLag?: number;
 }
 
 interface ArchiveRow {
@@ -73,11 +77,7 @@ export class SqliteStorage implements Storage {
   private readonly cache = new Map<string, Stmt>();
   private readonly counters: StorageStats = { writes: 0, commits: 0, maxBatch: MAX_BATCH };
   private readonly busyTimeoutMs: number;
-  /** The WAL file fsynced after each commit (synchronous=NORMAL), or undefined (FULL). */
-  private walPath: string | undefined;
-  /** Committed batches waiting for the next WAL sync, in commit order. */
-  private unsynced: { ok(): void; fail(e: unknown): void }[] = [];
-  private syncRunning = false;
+  private writer: BatchWriter | undefined;
   private readonly maxPage: number;
   private readonly ftsDriveMax: number;
   private readonly migrations: readonly Migration[];
@@ -109,11 +109,8 @@ export class SqliteStorage implements Storage {
       // rollback-journal mode, still durable but with readers blocked during writes.
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal' && path !== ':memory:') this.log.warn('SQLite could not switch to WAL mode; writers will block readers', { path, mode });
-      const wal = mode === 'wal' && path !== ':memory:' && path !== '';
-      db.pragma(wal ? 'synchronous = NORMAL' : 'synchronous = FULL');
-      this.walPath = wal ? `${path}-wal` : undefined;
-      // The WAL is truncated back to this size after checkpoints instead of staying at its peak.
-      db.pragma('journal_size_limit = 67108864');
+      // This connection only reads (and migrates); the writer thread's connection commits.
+      db.pragma('synchronous = FULL');
       db.function('roost_contains', { deterministic: true }, (body: unknown, needle: unknown) =>
         typeof body === 'string' && typeof needle === 'string' && textMatches(body, needle) ? 1 : 0,
       );
@@ -122,7 +119,25 @@ export class SqliteStorage implements Storage {
       db.close();
       throw fromSqliteError(e, `cannot open the SQLite database ${path}`);
     }
+    let writer: BatchWriter;
+    if (path === ':memory:' || path === '') writer = inlineWriter(db);
+    else {
+      const thread = new WriterThread({
+        path,
+        busyTimeoutMs: this.busyTimeoutMs,
+        searchIndexLag: this.opts.searchIndexLag ?? 100_000,
+        onIndexError: (e) => this.log.warn('full-text indexing failed; it is retried later, and searches still see every message', { error: fromSqliteError(e, 'index').message }),
+      });
+      try {
+        await thread.start();
+      } catch (e) {
+        db.close();
+        throw fromSqliteError(e, `cannot open the SQLite database ${path} for writing`);
+      }
+      writer = thread;
+    }
     this.db = db;
+    this.writer = writer;
     this.cache.clear();
     this.queue = new WriteQueue<WriteOp>((batch) => this.runBatch(batch), MAX_BATCH);
   }
@@ -131,6 +146,8 @@ export class SqliteStorage implements Storage {
     const db = this.db;
     if (!db) return;
     await this.queue?.close();
+    await this.writer?.close();
+    this.writer = undefined;
     this.db = undefined;
     this.cache.clear();
     try {
@@ -213,174 +230,36 @@ export class SqliteStorage implements Storage {
     return this.queue.push<R>(op);
   }
 
-  /**
-   * One transaction for the whole batch. Tried first without savepoints (two statements less
-   * per write: a third of the commit path's CPU in a message flood); if one write fails, the
-   * transaction is rolled back and the batch runs again with a savepoint per write, so a write
-   * that fails on its own (a duplicate id) is rolled back alone and rejected while the others
-   * still commit. If SQLite abandons the whole transaction (disk full, I/O error), every write
-   * of the batch rejects.
-   */
-  private runBatch(batch: Pending<WriteOp>[]): void | { durable: Promise<void> } {
-    const db = this.db;
-    if (!db) {
+  /** Sends the batch to the writer and settles each write with its own result. */
+  private async runBatch(batch: Pending<WriteOp>[]): Promise<void> {
+    const writer = this.writer;
+    if (!writer) {
       for (const e of batch) e.reject(new StorageError('closed', 'the storage is closed'));
       return;
     }
-    if (!this.begin(batch)) return;
-    let done: [Pending<WriteOp>, unknown][] | undefined = [];
+    let outcome;
     try {
-      for (const p of batch) done.push([p, this.apply(p.op)]);
+      outcome = await writer.run(batch.map((p) => p.op));
     } catch (e) {
-      if (!db.inTransaction) {
-        this.failBatch(batch, fromSqliteError(e, 'write'));
-        return;
-      }
-      try {
-        db.exec('ROLLBACK');
-      } catch (e2) {
-        this.failBatch(batch, fromSqliteError(e2, 'write'));
-        return;
-      }
-      if (!this.begin(batch)) return;
-      done = this.applyEachInSavepoint(db, batch);
-      if (!done) return;
+      this.failBatch(batch, fromSqliteError(e, 'write'));
+      return;
     }
-    try {
-      this.stmt('COMMIT').run();
-    } catch (e) {
-      const err = fromSqliteError(e, 'commit');
-      try {
-        if (db.inTransaction) db.exec('ROLLBACK');
-      } catch {
-        // The connection rolls back on its own when ROLLBACK itself fails.
-      }
-      this.failBatch(batch, err);
+    if (!outcome.ok) {
+      const at = outcome.at === undefined ? undefined : batch[outcome.at];
+      this.failBatch(batch, fromSqliteError(revive(outcome.error), at ? describe(at.op) : outcome.what));
       return;
     }
     this.counters.commits++;
-    const settle = () => {
-      for (const [p, r] of done) p.resolve(r);
-    };
-    const walPath = this.walPath;
-    if (!walPath) return settle();
-    // The next batch may commit while a sync runs. One sync covers every batch committed before
-    // it started, so the batches waiting when a sync ends share the next one: syncs never queue
-    // behind each other, whatever the disk's speed. (On this project's VMs a sync takes 1-10 ms
-    // and the statements, not the syncs, set the pace.)
-    const durable = new Promise<void>((resolve) => {
-      this.unsynced.push({
-        ok: () => (settle(), resolve()),
-        fail: (e: unknown) => {
-          // Committed, but not known to be on disk: the callers must not count on it.
-          const errno = (e as NodeJS.ErrnoException).code;
-          const full = errno === 'ENOSPC' || errno === 'EDQUOT';
-          this.failBatch(
-            batch,
-            new StorageError(full ? 'full' : 'unavailable', full ? 'commit: the disk holding the database is full' : `commit: the write-ahead log could not be synced to disk (${String(e)})`, { cause: e }),
-          );
-          resolve();
-        },
-      });
+    outcome.results.forEach((r, i) => {
+      const p = batch[i]!;
+      if (r.ok) p.resolve(r.v);
+      else p.reject(fromSqliteError(revive(r.error), describe(p.op)));
     });
-    this.syncUnsynced(walPath);
-    return { durable };
-  }
-
-  /** Starts one sync for all committed batches waiting, unless one is running (it restarts after). */
-  private syncUnsynced(walPath: string): void {
-    if (this.syncRunning || this.unsynced.length === 0) return;
-    const group = this.unsynced;
-    this.unsynced = [];
-    this.syncRunning = true;
-    syncFile(walPath).then(
-      () => {
-        this.syncRunning = false;
-        for (const g of group) g.ok();
-        this.syncUnsynced(walPath);
-      },
-      (e: unknown) => {
-        this.syncRunning = false;
-        for (const g of group) g.fail(e);
-        this.syncUnsynced(walPath);
-      },
-    );
-  }
-
-  private begin(batch: Pending<WriteOp>[]): boolean {
-    try {
-      this.stmt('BEGIN IMMEDIATE').run();
-      return true;
-    } catch (e) {
-      this.failBatch(batch, fromSqliteError(e, 'write'));
-      return false;
-    }
-  }
-
-  /** The batch again, one savepoint per write; undefined when the whole batch had to fail. */
-  private applyEachInSavepoint(db: Db, batch: Pending<WriteOp>[]): [Pending<WriteOp>, unknown][] | undefined {
-    const done: [Pending<WriteOp>, unknown][] = [];
-    for (const p of batch) {
-      try {
-        this.stmt('SAVEPOINT roost_op').run();
-        const result = this.apply(p.op);
-        this.stmt('RELEASE roost_op').run();
-        done.push([p, result]);
-      } catch (e) {
-        const err = fromSqliteError(e, describe(p.op));
-        if (!db.inTransaction) {
-          this.failBatch(batch, err);
-          return undefined;
-        }
-        try {
-          this.stmt('ROLLBACK TO roost_op').run();
-          this.stmt('RELEASE roost_op').run();
-        } catch (e2) {
-          // Could not undo this one write: nothing of the batch may stay.
-          const err2 = fromSqliteError(e2, describe(p.op));
-          if (db.inTransaction) db.exec('ROLLBACK');
-          this.failBatch(batch, err2);
-          return undefined;
-        }
-        p.reject(err);
-      }
-    }
-    return done;
   }
 
   private failBatch(batch: Pending<WriteOp>[], err: StorageError): void {
     this.log.warn('write batch failed', { code: err.code, error: err.message, writes: batch.length });
     for (const p of batch) p.reject(err);
-  }
-
-  private apply(op: WriteOp): unknown {
-    switch (op.t) {
-      case 'kv-set':
-        this.stmt('INSERT INTO roost_keyval (store, owner, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (store, owner, key) DO UPDATE SET value = excluded.value')
-          .run(op.store, op.owner, op.key, op.value);
-        return undefined;
-      case 'kv-del':
-        this.stmt('DELETE FROM roost_keyval WHERE store = ? AND owner = ? AND key = ?').run(op.store, op.owner, op.key);
-        return undefined;
-      case 'kv-del-owner':
-        this.stmt('DELETE FROM roost_keyval WHERE store = ? AND owner = ?').run(op.store, op.owner);
-        return undefined;
-      case 'append': {
-        const i = op.item;
-        this.stmt('INSERT INTO roost_archive (store, owner, id, at, with_jid, body, xml) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(op.store, op.owner, i.id, i.when, i.with, i.body, i.xml);
-        return i.id;
-      }
-      case 'ar-delete-ids':
-        return this.stmt('DELETE FROM roost_archive WHERE store = ? AND owner = ? AND id IN (SELECT value FROM json_each(?))')
-          .run(op.store, op.owner, JSON.stringify(op.ids)).changes;
-      case 'ar-delete-owner':
-        return this.stmt('DELETE FROM roost_archive WHERE seq IN (SELECT seq FROM roost_archive WHERE store = ? AND owner = ? LIMIT ?)')
-          .run(op.store, op.owner, op.chunk).changes;
-      case 'ar-purge':
-        return this.stmt('DELETE FROM roost_archive WHERE seq IN (SELECT seq FROM roost_archive WHERE store = ? AND at < ? LIMIT ?)')
-          .run(op.store, op.before, op.chunk).changes;
-    }
   }
 
   // ------------------------------------------------------------------ keyval
@@ -511,9 +390,15 @@ export class SqliteStorage implements Storage {
     if (q.text !== undefined) {
       if (plan === 'fts' && [...q.text].length >= FTS_MIN) {
         // NOT INDEXED keeps SQLite from walking an owner index instead; rowid lookups remain.
+        // The index, plus the rows the writer has not indexed yet (schema v2): a bounded tail
+        // walked by rowid, this owner's bodies tested in place.
         from = 'roost_archive a NOT INDEXED';
-        where.push('a.seq IN (SELECT rowid FROM roost_archive_fts WHERE roost_archive_fts MATCH ?)');
-        params.push(ftsPhrase(q.text));
+        where.push(
+          'a.seq IN (SELECT rowid FROM roost_archive_fts WHERE roost_archive_fts MATCH ? ' +
+            'UNION ALL SELECT t.seq FROM roost_archive t WHERE t.seq > (SELECT indexed_to FROM roost_fts_state) ' +
+            'AND t.store = ? AND t.owner = ? AND roost_contains(t.body, ?))',
+        );
+        params.push(ftsPhrase(q.text), store, owner, q.text);
       } else {
         where.push('roost_contains(a.body, ?)');
         params.push(q.text);
@@ -567,25 +452,5 @@ function describe(op: WriteOp): string {
       return `archive ${op.store} append`;
     default:
       return `archive ${op.store} delete`;
-  }
-}
-
-/**
- * fsync of one file on the thread pool. fsync works on the file, whichever descriptor asks, so
- * this covers what SQLite's own descriptor wrote. No WAL file means it was checkpointed into
- * the database and removed, which SQLite synced itself.
- */
-async function syncFile(path: string): Promise<void> {
-  let fh;
-  try {
-    fh = await openFile(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
