@@ -120,7 +120,7 @@ const sqlite = z
       .min(0)
       .default(100_000)
       .describe(
-        'Messages stored while the server is busy join the search index when it is idle; this many may wait (0: index every message as it is stored). Searches always find every message; waiting ones cost a search about 1 ms per 5,000.',
+        'Messages stored while the server is busy join the search index when it is idle; this many may wait (0: index every message as it is stored). Searches always find every message; waiting ones cost a search about 1 ms per 10,000.',
       ),
   })
   .strict();

@@ -47,6 +47,8 @@ export interface WriterThreadOptions {
   busyTimeoutMs: number;
   /** Unindexed archive rows past which each batch also indexes (sqlite-writer.mjs). */
   searchIndexLag: number;
+  /** Index while no batch comes (default); off only to measure searches over unindexed rows. */
+  indexWhenIdle: boolean;
   /** Told when a full-text indexing transaction failed (it is retried later). */
   onIndexError(e: Error): void;
 }
@@ -72,7 +74,7 @@ export class WriterThread implements BatchWriter {
     if (this.starting) return this.starting;
     const started = new Promise<Worker>((resolve, reject) => {
       const w = new Worker(new URL('./sqlite-writer.mjs', import.meta.url), {
-        workerData: { roostSqliteWriter: { path: this.opts.path, busyTimeoutMs: this.opts.busyTimeoutMs, searchIndexLag: this.opts.searchIndexLag } },
+        workerData: { roostSqliteWriter: { path: this.opts.path, busyTimeoutMs: this.opts.busyTimeoutMs, searchIndexLag: this.opts.searchIndexLag, indexWhenIdle: this.opts.indexWhenIdle } },
       });
       let ready = false;
       w.on('message', (m: FromWorker) => {

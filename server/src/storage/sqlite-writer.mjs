@@ -245,9 +245,9 @@ const RETRY_MS = 5000;
  */
 function serveWorker() {
   const port = parentPort;
-  const data = /** @type {{ roostSqliteWriter?: { path: string, busyTimeoutMs: number, searchIndexLag: number } } | undefined} */ (workerData);
+  const data = /** @type {{ roostSqliteWriter?: { path: string, busyTimeoutMs: number, searchIndexLag: number, indexWhenIdle: boolean } } | undefined} */ (workerData);
   if (!port || !data?.roostSqliteWriter) return;
-  const { path, busyTimeoutMs, searchIndexLag } = data.roostSqliteWriter;
+  const { path, busyTimeoutMs, searchIndexLag, indexWhenIdle } = data.roostSqliteWriter;
   /** @type {import('better-sqlite3').Database} */
   let db;
   try {
@@ -290,6 +290,7 @@ function serveWorker() {
   };
   /** @param {number} ms */
   const arm = (ms) => {
+    if (!indexWhenIdle) return;
     if (idleTimer) clearTimeout(idleTimer);
     idleTimer = setTimeout(indexWhileIdle, ms);
   };

@@ -53,6 +53,8 @@ export interface SqliteOptions {
    * rows, so this bounds their extra cost. Default 100000.
    */
   searchIndexLag?: number;
+  /** Index rows while the writer is idle. Default true; benchmarks turn it off to time searches over unindexed rows. */
+  indexWhenIdle?: boolean;
 }
 
 interface ArchiveRow {
@@ -126,6 +128,7 @@ export class SqliteStorage implements Storage {
         path,
         busyTimeoutMs: this.busyTimeoutMs,
         searchIndexLag: this.opts.searchIndexLag ?? 100_000,
+        indexWhenIdle: this.opts.indexWhenIdle ?? true,
         onIndexError: (e) => this.log.warn('full-text indexing failed; it is retried later, and searches still see every message', { error: fromSqliteError(e, 'index').message }),
       });
       try {
@@ -160,6 +163,12 @@ export class SqliteStorage implements Storage {
 
   stats(): StorageStats {
     return { ...this.counters };
+  }
+
+  /** Archive rows not in the full-text index yet (at most about `searchIndexLag`; deleted rows may count). */
+  searchIndexLag(): number {
+    const row = this.conn().prepare('SELECT coalesce(max(seq), 0) - (SELECT indexed_to FROM roost_fts_state) AS n FROM roost_archive').get() as { n: number };
+    return Math.max(0, row.n);
   }
 
   // ------------------------------------------------------------------ migrations
@@ -391,11 +400,12 @@ export class SqliteStorage implements Storage {
       if (plan === 'fts' && [...q.text].length >= FTS_MIN) {
         // NOT INDEXED keeps SQLite from walking an owner index instead; rowid lookups remain.
         // The index, plus the rows the writer has not indexed yet (schema v2): a bounded tail
-        // walked by rowid, this owner's bodies tested in place.
+        // walked by rowid, this owner's bodies tested in place. NOT INDEXED: otherwise SQLite
+        // walks the owner's whole part of an index (store, owner...) to find the tail.
         from = 'roost_archive a NOT INDEXED';
         where.push(
           'a.seq IN (SELECT rowid FROM roost_archive_fts WHERE roost_archive_fts MATCH ? ' +
-            'UNION ALL SELECT t.seq FROM roost_archive t WHERE t.seq > (SELECT indexed_to FROM roost_fts_state) ' +
+            'UNION ALL SELECT t.seq FROM roost_archive t NOT INDEXED WHERE t.seq > (SELECT indexed_to FROM roost_fts_state) ' +
             'AND t.store = ? AND t.owner = ? AND roost_contains(t.body, ?))',
         );
         params.push(ftsPhrase(q.text), store, owner, q.text);
