@@ -112,6 +112,46 @@ export function storageContract(backend: () => Backend): void {
       }
     });
 
+    it('reads see writes issued before them that have not committed yet (read-your-writes)', async () => {
+      const s = await opened();
+      try {
+        const name = uniq('ryw');
+        const kv = s.keyval(name);
+        await kv.set('o@x', 'kept', 1);
+        await kv.set('o@x', 'dropped', 2);
+        // Not awaited: each read below is issued while these are still queued for commit.
+        const writes = [kv.set('o@x', 'k', { v: 'new' }), kv.set('o@x', 'dropped', undefined), kv.set('o@x', 'b', 'bee')];
+        const [k, dropped, all] = await Promise.all([kv.get('o@x', 'k'), kv.get('o@x', 'dropped'), kv.getAll('o@x')]);
+        expect(k).toEqual({ v: 'new' });
+        expect(dropped).toBeUndefined();
+        expect([...all]).toEqual([
+          ['b', 'bee'],
+          ['k', { v: 'new' }],
+          ['kept', 1],
+        ]);
+        // A value read back is a copy: changing it changes nothing stored.
+        (k as { v: string }).v = 'changed';
+        expect(await kv.get('o@x', 'k')).toEqual({ v: 'new' });
+        await Promise.all(writes);
+        // A deleteOwner, then a set of the same owner, both pending.
+        const more = [kv.deleteOwner('o@x'), kv.set('o@x', 'after', true)];
+        expect(await kv.get('o@x', 'kept')).toBeUndefined();
+        expect(await kv.get('o@x', 'after')).toBe(true);
+        expect([...(await kv.getAll('o@x'))]).toEqual([['after', true]]);
+        await Promise.all(more);
+        // Committed: the same answers from the database, also through another connection.
+        expect([...(await kv.getAll('o@x'))]).toEqual([['after', true]]);
+        const s2 = await opened();
+        try {
+          expect([...(await s2.keyval(name).getAll('o@x'))]).toEqual([['after', true]]);
+        } finally {
+          await s2.close();
+        }
+      } finally {
+        await s.close();
+      }
+    });
+
     it('keeps owners and stores apart', async () => {
       const s = await opened();
       try {

@@ -316,6 +316,32 @@ describe('SQLite storage: files and processes', () => {
     });
   });
 
+  it('a writer thread that dies fails at most its batch; the next batch gets a new thread', async () => {
+    const path = nextPath();
+    const s = new SqliteStorage({ path });
+    await s.open();
+    try {
+      const kv = s.keyval('k');
+      await kv.set('o', 'before', 1);
+      // The thread is private; this test kills it as a crash (out of memory, a native fault) would.
+      const thread = (s as unknown as { writer: { worker: import('node:worker_threads').Worker } }).writer;
+      const dying = thread.worker;
+      const inFlight = kv.set('o', 'during', 2).then(
+        () => 'committed',
+        (e: { code?: string }) => e.code,
+      );
+      await dying.terminate();
+      // Either it had committed before the thread went, or it rejects as unavailable.
+      expect(['committed', 'unavailable']).toContain(await inFlight);
+      await kv.set('o', 'after', 3);
+      expect(thread.worker).not.toBe(dying);
+      expect(await kv.get('o', 'before')).toBe(1);
+      expect(await kv.get('o', 'after')).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a damaged file: open rejects with corrupt', async () => {
     const path = nextPath();
     mkdirSync(dirname(path), { recursive: true });

@@ -16,6 +16,7 @@ import { silentLogger } from '../util/log.js';
 import { StorageError, fromPgError, newerSchema } from './errors.js';
 import { WriteQueue, type Pending } from './group-commit.js';
 import { DELETE_CHUNK, deleteInChunks, type WriteOp } from './ops.js';
+import { PendingKeyval } from './pending-keyval.js';
 import { PG_MIGRATIONS } from './postgres-schema.js';
 import type { Migration } from './sqlite-schema.js';
 import type { ArchiveItem, ArchiveQuery, ArchiveResult, ArchiveStore, JsonValue, KeyValStore, Storage, StorageStats } from './types.js';
@@ -55,6 +56,8 @@ export class PostgresStorage implements Storage {
   private pool: pg.Pool | undefined;
   private queue: WriteQueue<WriteOp> | undefined;
   private readonly counters: StorageStats = { writes: 0, commits: 0, maxBatch: MAX_BATCH };
+  /** Keyval writes not committed yet, which reads must see (pending-keyval.ts). */
+  private readonly pendingKv = new PendingKeyval();
   private readonly maxPage: number;
   private readonly migrations: readonly Migration[];
   private readonly log: Logger;
@@ -168,7 +171,9 @@ export class PostgresStorage implements Storage {
   private write<R>(op: WriteOp): Promise<R> {
     if (!this.queue || !this.pool) return Promise.reject(new StorageError('closed', 'the storage is not open'));
     this.counters.writes++;
-    return this.queue.push<R>(op);
+    const p = this.queue.push<R>(op);
+    this.pendingKv.track(op, p);
+    return p;
   }
 
   private async runBatch(batch: Pending<WriteOp>[]): Promise<void> {
@@ -352,10 +357,18 @@ export class PostgresStorage implements Storage {
     checkName('store name', store);
     return {
       get: async <T extends JsonValue = JsonValue>(owner: string, key: string): Promise<T | undefined> => {
-        const rows = await this.read<{ value: string }>('keyval get', 'SELECT value FROM roost_keyval WHERE store = $1 AND owner = $2 AND key = $3', [
-          store, checkName('owner', owner), checkName('key', key),
-        ]);
-        return rows[0] ? parseStored<T>(rows[0].value, `${store}/${owner}/${key}`) : undefined;
+        checkName('owner', owner);
+        checkName('key', key);
+        let pending = this.pendingKv.get(store, owner, key);
+        let value: string | undefined;
+        if (pending) value = pending.value;
+        else {
+          const rows = await this.read<{ value: string }>('keyval get', 'SELECT value FROM roost_keyval WHERE store = $1 AND owner = $2 AND key = $3', [store, owner, key]);
+          // A write issued while the query was on the wire is newer than its answer.
+          pending = this.pendingKv.get(store, owner, key);
+          value = pending ? pending.value : rows[0]?.value;
+        }
+        return value === undefined ? undefined : parseStored<T>(value, `${store}/${owner}/${key}`);
       },
       set: async (owner: string, key: string, value: JsonValue | undefined): Promise<void> => {
         checkName('owner', owner);
@@ -367,7 +380,8 @@ export class PostgresStorage implements Storage {
         // COLLATE "C": byte order, the same order SQLite gives, whatever the database locale.
         const rows = await this.read<{ key: string; value: string }>('keyval getAll',
           'SELECT key, value FROM roost_keyval WHERE store = $1 AND owner = $2 ORDER BY key COLLATE "C"', [store, checkName('owner', owner)]);
-        return new Map(rows.map((r) => [r.key, parseStored<T>(r.value, `${store}/${owner}/${r.key}`)]));
+        const current = this.pendingKv.overlay(store, owner, rows.map((r) => [r.key, r.value]));
+        return new Map(current.map(([k, v]) => [k, parseStored<T>(v, `${store}/${owner}/${k}`)]));
       },
       owners: async (): Promise<string[]> =>
         (await this.read<{ owner: string }>('keyval owners', 'SELECT DISTINCT owner COLLATE "C" AS owner FROM roost_keyval WHERE store = $1 ORDER BY 1', [store])).map(

@@ -22,6 +22,7 @@ import { silentLogger } from '../util/log.js';
 import { StorageError, fromSqliteError, newerSchema } from './errors.js';
 import { WriteQueue, type Pending } from './group-commit.js';
 import { DELETE_CHUNK, deleteInChunks, type WriteOp } from './ops.js';
+import { PendingKeyval } from './pending-keyval.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-schema.js';
 import { WriterThread, inlineWriter, revive, type BatchWriter } from './sqlite-writer-thread.js';
 import type { ArchiveItem, ArchiveQuery, ArchiveResult, ArchiveStore, JsonValue, KeyValStore, Storage, StorageStats } from './types.js';
@@ -78,6 +79,8 @@ export class SqliteStorage implements Storage {
   private queue: WriteQueue<WriteOp> | undefined;
   private readonly cache = new Map<string, Stmt>();
   private readonly counters: StorageStats = { writes: 0, commits: 0, maxBatch: MAX_BATCH };
+  /** Keyval writes not committed yet, which reads must see (pending-keyval.ts). */
+  private readonly pendingKv = new PendingKeyval();
   private readonly busyTimeoutMs: number;
   private writer: BatchWriter | undefined;
   private readonly maxPage: number;
@@ -109,7 +112,7 @@ export class SqliteStorage implements Storage {
     try {
       // WAL needs shared memory beside the file; on a file system without it SQLite stays in
       // rollback-journal mode, still durable but with readers blocked during writes.
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      const mode = await retryWhileBusy(() => db.pragma('journal_mode = WAL', { simple: true }), this.busyTimeoutMs);
       if (mode !== 'wal' && path !== ':memory:') this.log.warn('SQLite could not switch to WAL mode; writers will block readers', { path, mode });
       // This connection only reads (and migrates); the writer thread's connection commits.
       db.pragma('synchronous = FULL');
@@ -236,7 +239,9 @@ export class SqliteStorage implements Storage {
   private write<R>(op: WriteOp): Promise<R> {
     if (!this.queue || !this.db) return Promise.reject(new StorageError('closed', 'the storage is not open'));
     this.counters.writes++;
-    return this.queue.push<R>(op);
+    const p = this.queue.push<R>(op);
+    this.pendingKv.track(op, p);
+    return p;
   }
 
   /** Sends the batch to the writer and settles each write with its own result. */
@@ -278,9 +283,13 @@ export class SqliteStorage implements Storage {
     return {
       get: <T extends JsonValue = JsonValue>(owner: string, key: string): Promise<T | undefined> =>
         this.read('keyval get', () => {
-          const row = this.stmt('SELECT value FROM roost_keyval WHERE store = ? AND owner = ? AND key = ?')
-            .get(store, checkName('owner', owner), checkName('key', key)) as { value: string } | undefined;
-          return row ? parseStored<T>(row.value, `${store}/${owner}/${key}`) : undefined;
+          checkName('owner', owner);
+          checkName('key', key);
+          const pending = this.pendingKv.get(store, owner, key);
+          const value = pending
+            ? pending.value
+            : (this.stmt('SELECT value FROM roost_keyval WHERE store = ? AND owner = ? AND key = ?').get(store, owner, key) as { value: string } | undefined)?.value;
+          return value === undefined ? undefined : parseStored<T>(value, `${store}/${owner}/${key}`);
         }),
       set: (owner: string, key: string, value: JsonValue | undefined): Promise<void> => {
         try {
@@ -296,7 +305,8 @@ export class SqliteStorage implements Storage {
         this.read('keyval getAll', () => {
           const rows = this.stmt('SELECT key, value FROM roost_keyval WHERE store = ? AND owner = ? ORDER BY key')
             .all(store, checkName('owner', owner)) as { key: string; value: string }[];
-          return new Map(rows.map((r) => [r.key, parseStored<T>(r.value, `${store}/${owner}/${r.key}`)]));
+          const current = this.pendingKv.overlay(store, owner, rows.map((r) => [r.key, r.value]));
+          return new Map(current.map(([k, v]) => [k, parseStored<T>(v, `${store}/${owner}/${k}`)]));
         }),
       owners: (): Promise<string[]> =>
         this.read('keyval owners', () =>
@@ -462,5 +472,24 @@ function describe(op: WriteOp): string {
       return `archive ${op.store} append`;
     default:
       return `archive ${op.store} delete`;
+  }
+}
+
+/**
+ * Runs `fn` again while SQLite answers SQLITE_BUSY, for up to `ms`. Switching a new file to WAL
+ * needs an exclusive lock, and when another process is upgrading its own lock at that moment
+ * SQLite returns BUSY at once instead of calling the busy handler (it would deadlock): three
+ * processes opening one new file together met that.
+ */
+async function retryWhileBusy<T>(fn: () => T, ms: number): Promise<T> {
+  const until = Date.now() + ms;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      return fn();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() + wait > until) throw e;
+    }
+    await new Promise((r) => setTimeout(r, wait));
   }
 }
