@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorage } from '../src/storage/index.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../src/storage/sqlite-schema.js';
+import type { ArchiveResult } from '../src/storage/types.js';
 import { rejection, storageContract, type Backend, type TestDatabase } from './storage-contract.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -218,22 +219,32 @@ describe('SQLite storage: files and processes', () => {
   describe('the full-text index follows the writes (schema v2)', () => {
     it('a search finds messages not indexed yet; the index catches up when the writer is idle', async () => {
       const path = nextPath();
-      const s = new SqliteStorage({ path, searchIndexLag: 1_000_000 });
-      await s.open();
+      // First with idle indexing off, so the rows surely wait (a loaded machine may idle 200 ms).
+      const held = new SqliteStorage({ path, searchIndexLag: 1_000_000, indexWhenIdle: false });
+      await held.open();
+      let found: ArchiveResult | undefined;
       try {
-        const ar = s.archive('t');
+        const ar = held.archive('t');
         await Promise.all(Array.from({ length: 300 }, (_, n) => ar.append('me@x', { when: n, with: 'c@x', body: n % 3 === 0 ? `needle ${n}` : `hay ${n}`, xml: '<m/>' })));
-        const before = state(path);
-        const found = await ar.query('me@x', { text: 'needle', limit: 500, count: true });
+        expect(state(path)).toEqual({ indexedTo: 0, maxSeq: 300 });
+        expect(held.searchIndexLag()).toBe(300);
+        found = await ar.query('me@x', { text: 'needle', limit: 500, count: true });
         expect(found.items).toHaveLength(100);
         expect(found.count).toBe(100);
         expect(found.items.every((i) => i.body?.startsWith('needle'))).toBe(true);
+        expect(ftsRows(path, 'needle')).toEqual([]);
+      } finally {
+        await held.close();
+      }
+      // Then as the daemon runs it: the idle writer indexes the rows left waiting.
+      const s = new SqliteStorage({ path, searchIndexLag: 1_000_000 });
+      await s.open();
+      try {
         await waitIndexed(path);
+        expect(s.searchIndexLag()).toBe(0);
         expect(ftsRows(path, 'needle')).toHaveLength(100);
-        expect(await ar.query('me@x', { text: 'needle', limit: 500 })).toEqual({ items: found.items, complete: true });
+        expect(await s.archive('t').query('me@x', { text: 'needle', limit: 500 })).toEqual({ items: found!.items, complete: true });
         integrity(path);
-        // Appends resolved before the idle writer indexed them (the search above used the tail).
-        expect(before.indexedTo).toBeLessThan(before.maxSeq);
       } finally {
         await s.close();
       }
@@ -241,16 +252,19 @@ describe('SQLite storage: files and processes', () => {
 
     it('past searchIndexLag every batch indexes, so at most that many rows wait', async () => {
       const path = nextPath();
-      const s = new SqliteStorage({ path, searchIndexLag: 50 });
+      // Idle indexing off: only the bound can bring the lag down.
+      const s = new SqliteStorage({ path, searchIndexLag: 50, indexWhenIdle: false });
       await s.open();
       try {
         const ar = s.archive('t');
         for (let round = 0; round < 5; round++) {
           await Promise.all(Array.from({ length: 400 }, (_, n) => ar.append('me@x', { when: round * 400 + n, with: 'c@x', body: `word ${round} ${n}`, xml: '<m/>' })));
-          // The batch indexes right after its commit: give the thread a moment, not the idle time.
-          await new Promise((r) => setTimeout(r, 30));
+          // The batch indexes right after its commit (its promises settle first).
+          const until = Date.now() + 10_000;
+          while (s.searchIndexLag() > 50 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
           const st = state(path);
           expect(st.maxSeq - st.indexedTo).toBeLessThanOrEqual(50);
+          expect(st.maxSeq).toBe((round + 1) * 400);
         }
         integrity(path);
       } finally {

@@ -139,6 +139,31 @@ export async function installService(
   // restart, not start: a re-run of setup must apply the new configuration. A changed unit
   // (program, paths, user) always needs the restart.
   const reload = opts.reload === true && previous === unit;
-  if (opts.start !== false) await systemctl(reload ? 'reload-or-restart' : 'restart', 'roost.service');
+  if (opts.start !== false) {
+    await systemctl(reload ? 'reload-or-restart' : 'restart', 'roost.service');
+    await untilActive();
+  }
   return { systemd: true, installed: true, enabled: true, started: opts.start !== false, unitPath, ...(opts.start !== false ? { action: reload ? 'reloaded' : 'restarted' } : {}) };
+}
+
+/**
+ * Waits for the unit to be back to 'active'. `systemctl reload` returns once the SIGHUP is sent;
+ * the daemon then says RELOADING=1 and, when the new settings are in force, READY=1, and until
+ * then systemd shows 'reloading': setup must not report the reload done before that.
+ */
+async function untilActive(timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let state = '';
+  for (;;) {
+    try {
+      state = (await run('systemctl', ['is-active', 'roost.service'], { timeout: 10_000 })).stdout.trim();
+    } catch (e) {
+      // is-active exits non-zero for every state but active; its output still names the state.
+      state = ((e as { stdout?: string }).stdout ?? '').trim();
+    }
+    if (state === 'active') return;
+    if (state === 'failed' || state === 'inactive') throw new Error(`roost.service is ${state} after (re)starting it: see journalctl -u roost`);
+    if (Date.now() > until) throw new Error(`roost.service is still ${state || 'not active'} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
