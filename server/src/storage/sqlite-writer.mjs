@@ -306,13 +306,15 @@ function serveWorker() {
       batchSeen = true;
       const outcome = writer.run(m.ops);
       port.postMessage({ t: 'batch', id: m.id, outcome });
-      if (outcome.ok && m.ops.some((op) => op.t === 'append')) {
+      const indexed =
+        !(outcome.ok && m.ops.some((op) => op.t === 'append')) ||
         guarded(() => {
           const lag = writer.searchIndexLag();
           if (lag > searchIndexLag) writer.indexSome(Math.min(lag - searchIndexLag + INDEX_CHUNK, CATCH_UP_MAX));
         });
-      }
-      arm(IDLE_MS);
+      // After a failure guarded() has set the retry delay: keep it, or a full disk would be
+      // tried (and logged) again after every batch's idle time.
+      if (indexed) arm(IDLE_MS);
       return;
     }
     closed = true;
