@@ -46,6 +46,25 @@ export async function runSetup(argv: string[], io: Io = stdio): Promise<number> 
   }
   // A person adds DNS-01 records by hand at their provider: give them time (Esc stops waiting).
   if (!argv.some((x) => x === '--dns-wait' || x.startsWith('--dns-wait='))) state.options.dnsWaitMs = 15 * 60_000;
-  const { runInteractive } = await import('./ui/run.js');
+  const { runInteractive } = await importWithoutCiEnv(() => import('./ui/run.js'));
   return runInteractive(state, cancel);
+}
+
+const CI_VARS = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
+
+/**
+ * Ink decides once, when it is first imported, that CI or CONTINUOUS_INTEGRATION in the
+ * environment means "output goes to a log", and then draws nothing until it exits. The screens run
+ * only on a real terminal (checked above), so an admin whose shell or automation exports CI=true
+ * must still see them: Ink is loaded with those variables hidden, and they are put back at once
+ * for everything setup starts afterwards.
+ */
+async function importWithoutCiEnv<T>(load: () => Promise<T>): Promise<T> {
+  const saved = CI_VARS.map((k) => [k, process.env[k]] as const);
+  for (const k of CI_VARS) delete process.env[k];
+  try {
+    return await load();
+  } finally {
+    for (const [k, v] of saved) if (v !== undefined) process.env[k] = v;
+  }
 }

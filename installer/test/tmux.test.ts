@@ -50,6 +50,10 @@ afterAll(async () => {
   await sb?.close();
 });
 
+// Ink draws nothing but its last frame when CI is set (CI machines set it): the screens must show
+// anyway, so the terminal runs with CI=true wherever the test runs.
+const CI_SET = { CI: 'true' };
+
 function setupCommand(extra: string[]): string {
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   return [process.execPath, ROOST_BIN, 'setup', ...extra].map(q).join(' ');
@@ -71,7 +75,7 @@ describe('roost setup in a real terminal', () => {
         '--start-daemon',
         ...listenerFlags(ports),
       ]),
-      { cwd: ROOT },
+      { cwd: ROOT, env: CI_SET },
     );
     terms.push(t);
     // 1. Welcome
@@ -187,7 +191,7 @@ describe('roost setup in a real terminal', () => {
 
   it('again on the configured box: the screens show the current values, Ctrl-C changes nothing', async () => {
     const before = await readFile(sb.configPath, 'utf8');
-    const t = startTmux(setupCommand(['--config', sb.configPath, '--resolver', `127.0.0.1:${dns.port}`, '--no-systemd']), { cwd: ROOT });
+    const t = startTmux(setupCommand(['--config', sb.configPath, '--resolver', `127.0.0.1:${dns.port}`, '--no-systemd']), { cwd: ROOT, env: CI_SET });
     terms.push(t);
     await t.waitFor(/It is already set up/);
     await t.waitFor(/(This machine is ready|problem\(s\) above)/);

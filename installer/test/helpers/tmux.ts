@@ -48,8 +48,10 @@ export function startTmux(command: string, opts: { width?: number; height?: numb
         if (re.test(s)) return s;
         if (Date.now() > deadline) {
           // What runs in the pane tells a slow start (node) from a hung or finished command.
-          const running = t('display-message', '-p', '-t', name, '#{pane_current_command} (pid #{pane_pid})').trim();
-          throw new Error(`the terminal never showed ${re} within ${timeoutMs} ms; running: ${running}; it shows:\n${raw().trimEnd()}`);
+          // pane_current_command names the process group's leader (the shell), so list the
+          // shell's whole process tree with states and CPU time as well.
+          const pid = t('display-message', '-p', '-t', name, '#{pane_pid}').trim();
+          throw new Error(`the terminal never showed ${re} within ${timeoutMs} ms; processes:\n${processTree(pid)}\nit shows:\n${raw().trimEnd()}`);
         }
         await pause(200);
       }
@@ -62,4 +64,19 @@ export function startTmux(command: string, opts: { width?: number; height?: numb
       }
     },
   };
+}
+
+/** `ps` lines (state, elapsed and CPU seconds, kernel wait channel) for pid and its descendants. */
+function processTree(pid: string): string {
+  try {
+    const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,stat=,etimes=,times=,wchan:24=,args='], { encoding: 'utf8' }).split('\n');
+    const parent = new Map(rows.map((r) => r.trim().split(/\s+/)).map((f) => [f[0] ?? '', f[1] ?? '']));
+    const inTree = (p: string): boolean => {
+      for (let cur = p, n = 0; cur && n < 50; cur = parent.get(cur) ?? '', n++) if (cur === pid) return true;
+      return false;
+    };
+    return rows.filter((r) => inTree(r.trim().split(/\s+/)[0] ?? '')).join('\n') || `(no process ${pid})`;
+  } catch (e) {
+    return `(ps failed: ${(e as Error).message})`;
+  }
 }
