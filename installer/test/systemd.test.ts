@@ -14,6 +14,7 @@ import { renderUnit } from '../../appliance/src/system/service.js';
 import { containerSystemd, powerOff } from '../../appliance/test/helpers/nspawn.js';
 import { ensureDebianPackage } from '../../appliance/test/helpers/infra.js';
 import { serviceUnitOptions } from '../src/steps/apply.js';
+import { tmpdir } from 'node:os';
 import { ROOST_BIN, ROOT, ensureBuilt } from './helpers/build.js';
 import { freePorts, listenerFlags, type Ports, publishGoodRecords, sandbox, type Sandbox, startDnsServer, type TestDns } from './helpers/setup-env.js';
 import { stateFrom } from './helpers/state.js';
@@ -59,6 +60,11 @@ describe('the systemd unit roost setup installs', () => {
   });
 });
 
+// The checkout as the container sees it. The unit has PrivateTmp=yes, so a checkout under /tmp
+// (a fresh clone to try CI) would be invisible to the daemon: it is bound elsewhere then.
+const SRC = ROOT.startsWith(tmpdir()) ? '/srv/roost-src' : ROOT;
+const SRC_BIN = join(SRC, 'bin', 'roost.js');
+
 describe('under real systemd (systemd-nspawn)', () => {
   let nspawn: ChildProcess | undefined;
   let log = '';
@@ -80,7 +86,7 @@ describe('under real systemd (systemd-nspawn)', () => {
         '--register=no',
         '--keep-unit',
         '--console=pipe',
-        `--bind-ro=${ROOT}`,
+        `--bind-ro=${ROOT}:${SRC}`,
         // Not under /tmp inside: the unit has PrivateTmp=yes.
         `--bind=${sb.dir}:${IN}`,
         // A small /etc of its own with copies of the user database, so setup really creates the
@@ -114,7 +120,7 @@ describe('under real systemd (systemd-nspawn)', () => {
     let out: string;
     try {
       out = await inside([
-        process.execPath, ROOST_BIN, 'setup', '--non-interactive',
+        process.execPath, SRC_BIN, 'setup', '--non-interactive',
         '--domain', D,
         '--config', `${IN}/etc/roost.yaml`,
         '--data-dir', `${IN}/data`,
@@ -143,7 +149,7 @@ describe('under real systemd (systemd-nspawn)', () => {
 
     // Setup again with nothing changed: systemd reloads the service (SIGHUP), the process stays.
     const mainPid = (await inside(['systemctl', 'show', '-p', 'MainPID', '--value', 'roost.service'])).trim();
-    const again = await inside([process.execPath, ROOST_BIN, 'setup', '--non-interactive', '--config', `${IN}/etc/roost.yaml`, '--resolver', `127.0.0.1:${dns.port}`], 150_000);
+    const again = await inside([process.execPath, SRC_BIN, 'setup', '--non-interactive', '--config', `${IN}/etc/roost.yaml`, '--resolver', `127.0.0.1:${dns.port}`], 150_000);
     expect(again).toContain('service installed and enabled at boot (/etc/systemd/system/roost.service), reloaded (sessions kept)');
     expect((await inside(['systemctl', 'show', '-p', 'MainPID', '--value', 'roost.service'])).trim()).toBe(mainPid);
     expect((await inside(['systemctl', 'is-active', 'roost.service'])).trim()).toBe('active');
