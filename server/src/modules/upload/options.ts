@@ -7,7 +7,8 @@
 //   slotsPerMinute  30    slot requests one account may make per minute (a client that loops
 //                         cannot fill the database with unused slots)
 //   idleTimeout     60s   an upload that sends nothing for this long is aborted and deleted
-//   purgeInterval   1h    how often expired files and unused slots are removed
+//   purgeInterval   1h    how often expired files and unused slots are removed (a slot stays
+//                         one more slotTimeout after it expired, so a late PUT hears 410)
 //
 // Durations take a number of seconds or a unit (30s, 5m, 1h), as elsewhere in roost.yaml.
 import { z } from 'zod';

@@ -139,7 +139,7 @@ export class UploadService {
 
   /** Files past the retention and slots that expired unused; returns what was removed. */
   async purge(now = Date.now()): Promise<{ files: number; slots: number }> {
-    const r = await this.store.purge(now, limitsOf(this.api.config).retentionMs, this.uploading);
+    const r = await this.store.purge(now, limitsOf(this.api.config).retentionMs, this.uploading, this.options.slotTimeout * 1000);
     if (r.files > 0 || r.slots > 0) this.api.log.info('upload retention', { service: this.domain, files: r.files, unusedSlots: r.slots });
     return r;
   }

@@ -135,17 +135,18 @@ export class FileStore {
   }
 
   /**
-   * Removes files older than the retention (0: none) and slots that expired unused, skipping
-   * slots whose upload is under way.
+   * Removes files older than the retention (0: none) and slots that expired unused more than
+   * `slotGraceMs` ago, skipping slots whose upload is under way. Until then a late PUT is told
+   * that its slot expired (410) instead of getting a bare 404.
    */
-  async purge(now: number, retentionMs: number, busy: ReadonlySet<string>): Promise<{ files: number; slots: number }> {
+  async purge(now: number, retentionMs: number, busy: ReadonlySet<string>, slotGraceMs = 0): Promise<{ files: number; slots: number }> {
     const all = await this.files.getAll<JsonValue>(this.service);
     let files = 0;
     let slots = 0;
     for (const [id, v] of all) {
       if (!isRecord(v)) continue;
       if (v.uploaded === undefined) {
-        if (v.expires >= now || busy.has(id)) continue;
+        if (v.expires + slotGraceMs >= now || busy.has(id)) continue;
         await this.remove(id, v.owner);
         slots++;
       } else if (retentionMs > 0 && v.uploaded + retentionMs <= now) {
