@@ -332,8 +332,11 @@ describe('retention', () => {
 });
 
 describe('backpressure', () => {
-  it('past modules.mam.maxPendingWrites a sender waits for its archive writes: a burst still arrives whole, in order, and is archived on both sides', async () => {
-    const s3 = await startTestServer({ modules: { mam: { maxPendingWrites: 1 } } } as never);
+  it.each([
+    ['maxPendingWrites', { maxPendingWrites: 1 }],
+    ['maxPendingBytes', { maxPendingBytes: 1 }],
+  ])('past modules.mam.%s a sender waits for its archive writes: a burst still arrives whole, in order, and is archived on both sides', async (_, mamOptions) => {
+    const s3 = await startTestServer({ modules: { mam: mamOptions } } as never);
     try {
       for (const u of ['erin', 'frank']) await s3.addUser(u, u + 'pw');
       const erin = await online(s3, 'erin', 'r');

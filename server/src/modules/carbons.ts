@@ -33,7 +33,6 @@ import { carbonCopy, isCarbon, NS_CARBONS, NS_CARBONS_RULES } from '../xmpp/xep0
 import { hasHint } from '../xmpp/xep0334.js';
 import { stanzaIdElement } from '../xmpp/xep0359.js';
 import { messageType } from './mam/archivable.js';
-import { outgoingArchiveId } from './mam/stanza-ids.js';
 
 export { NS_CARBONS };
 
@@ -165,7 +164,7 @@ export default defineModule({
       rememberCopied(user, peer.bare, stanza.attrs.id);
       const copies = enabledSessions(username).filter((s) => s !== origin);
       if (copies.length === 0) return false;
-      const archived = outgoingArchiveId(stanza);
+      const archived = event.outgoingArchiveId;
       for (const s of copies) {
         const copy = carbonCopy('sent', stanza, user, s.jid!.full);
         if (archived) copy.getChild('sent', NS_CARBONS)!.getChild('forwarded')!.getChild('message')!.append(stanzaIdElement(archived.id, archived.by));
