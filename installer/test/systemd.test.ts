@@ -7,6 +7,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,6 @@ import { renderUnit } from '../../appliance/src/system/service.js';
 import { containerSystemd, powerOff } from '../../appliance/test/helpers/nspawn.js';
 import { ensureDebianPackage } from '../../appliance/test/helpers/infra.js';
 import { serviceUnitOptions } from '../src/steps/apply.js';
-import { tmpdir } from 'node:os';
 import { ROOST_BIN, ROOT, ensureBuilt } from './helpers/build.js';
 import { freePorts, listenerFlags, type Ports, publishGoodRecords, sandbox, type Sandbox, startDnsServer, type TestDns } from './helpers/setup-env.js';
 import { stateFrom } from './helpers/state.js';
